@@ -1,0 +1,1 @@
+"""Shared core: configuration, logging and the domain types every layer speaks."""

@@ -1,0 +1,1 @@
+"""Retrieval: the text encoder, text builders, FAISS indexes and rankers."""

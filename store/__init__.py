@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy models, sessions, migrations, ingestion and dataset adapters."""
