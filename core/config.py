@@ -13,7 +13,6 @@ DEMO_DATA_DIR = REPO_ROOT / "data" / "demo"
 PROMPTS_DIR = REPO_ROOT / "prompts"
 
 
-
 def parse_api_keys(raw: str) -> dict[str, frozenset[str]]:
     """Parse `key:scope1+scope2,key2:admin` into {key: scopes}; a malformed pair is an error, not a guess."""
     keys: dict[str, frozenset[str]] = {}

@@ -1,0 +1,1 @@
+"""Discount policies, guardrails and (later) uplift models, bandits, RL and off-policy evaluation."""

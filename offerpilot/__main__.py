@@ -1,0 +1,3 @@
+from offerpilot.cli import app
+
+app(prog_name="offerpilot")

@@ -1,0 +1,79 @@
+"""Discount policies: pick the depth of one coupon for one customer, with the probability it was picked."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from store.models import Coupon, CouponKind
+from store.profiles import CustomerProfile
+
+LAPSED_AFTER_DAYS = 60
+FREQUENT_ORDERS = 10
+# The demo store has no cost data; this is the gross-margin share assumed for a basket (see data/README.md).
+ASSUMED_MARGIN_RATE = 0.35
+OFFER_HORIZON_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Reason:
+    kind: str
+    text: str
+    value: float
+
+
+@dataclass
+class DiscountDecision:
+    depth: float
+    propensity: float
+    redeem_probability: float
+    expected_incremental_margin: float
+    reasons: list[Reason] = field(default_factory=list)
+
+
+class DiscountPolicy(Protocol):
+    version: str
+
+    def choose(self, profile: CustomerProfile, coupon: Coupon, relevance: float) -> DiscountDecision: ...
+
+
+def expected_discount(coupon: Coupon, depth: float, basket: float) -> float:
+    if coupon.kind is CouponKind.percent:
+        return basket * depth / 100
+    return depth
+
+
+class BaselineDiscountRule:
+    """Deepest allowed depth for lapsed customers, the shallowest for frequent ones, the middle otherwise.
+
+    Expected values are a transparent back-of-envelope: the chance of an order within the offer horizon
+    from the customer's own order rate (Poisson), scaled by relevance and depth.
+    """
+
+    version = "baseline-rule-v1"
+
+    def choose(self, profile: CustomerProfile, coupon: Coupon, relevance: float) -> DiscountDecision:
+        depths = sorted(coupon.depths)
+        recency = profile.recency_days
+        if recency is None or recency >= LAPSED_AFTER_DAYS:
+            depth = depths[-1]
+            why = (
+                Reason("lapsed", "No purchases yet, so the deepest allowed depth", 0)
+                if recency is None
+                else Reason("lapsed", f"Last order {recency} days ago, so the deepest allowed depth", recency)
+            )
+        elif profile.orders >= FREQUENT_ORDERS:
+            depth = depths[0]
+            why = Reason("frequent", f"{profile.orders} orders so far, so the lightest allowed depth", profile.orders)
+        else:
+            depth = depths[len(depths) // 2]
+            why = Reason("depth_rule", f"{profile.orders} orders, last {recency} days ago: a middle depth", recency)
+
+        basket = profile.average_order_value or coupon.min_spend or 20.0
+        order_chance = 1 - math.exp(-profile.orders_per_day * OFFER_HORIZON_DAYS)
+        depth_share = min(expected_discount(coupon, depth, basket) / basket, 1.0) if basket else 0.0
+        redeem = min(0.95, max(0.01, order_chance * (0.5 + 0.5 * relevance) * (0.6 + depth_share)))
+        # Assume half of redeemed baskets would not have happened without the offer.
+        margin = redeem * (0.5 * basket * ASSUMED_MARGIN_RATE - expected_discount(coupon, depth, basket))
+        return DiscountDecision(depth, 1.0, round(redeem, 4), round(margin, 2), [why])

@@ -1,0 +1,55 @@
+"""The offer flow end to end on a real store, real encoder and real FAISS index."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from services.offers import OfferContext
+from store.models import Campaign, Event, EventKind, Offer, OfferStatus, Product
+from tests.conftest import NOW
+
+
+def test_offers_carry_reasons_whose_numbers_match_the_store(service, store):
+    batch = service.create_offers("candle-fan", k=3, now=NOW)
+    assert 1 <= len(batch.offers) <= 3
+    top = batch.offers[0]
+    assert top.coupon_id == "candles10"
+    reasons = {r["kind"]: r for r in top.explanation["reasons"]}
+    affinity = reasons["category_affinity"]
+    with store.session() as s:
+        expected = s.scalar(
+            select(func.count())
+            .select_from(Event)
+            .join(Product, Product.sku == Event.sku)
+            .where(
+                Event.customer_id == "candle-fan",
+                Event.kind == EventKind.purchase,
+                Product.category == "Candles & Holders",
+                Event.occurred_at >= NOW - timedelta(days=90),
+            )
+        )
+    assert affinity["value"] == expected == 7
+    assert "7 purchases in Candles & Holders in the last 90 days" in affinity["text"]
+    assert top.versions["encoder"].startswith("all-MiniLM-L6-v2")
+    assert top.propensity == 1.0
+
+
+def test_lapsed_customer_gets_the_deepest_depth(service):
+    batch = service.create_offers("lapsed-baker", context=OfferContext(query="cake stand"), k=1, now=NOW)
+    offer = batch.offers[0]
+    assert offer.coupon_id == "baking5"
+    assert offer.discount_value == 5
+    lapsed = next(r for r in offer.explanation["reasons"] if r["kind"] == "lapsed")
+    assert lapsed["value"] == 120
+
+
+def test_issuing_reserves_budget_and_per_customer_limit_holds(service, store):
+    first = service.create_offers("candle-fan", k=3, now=NOW)
+    second = service.create_offers("candle-fan", k=3, now=NOW)
+    assert not {o.coupon_id for o in first.offers} & {o.coupon_id for o in second.offers}
+    with store.session() as s:
+        campaign = s.get(Campaign, "camp")
+        held = s.scalar(select(func.sum(Offer.max_cost)).where(Offer.status == OfferStatus.issued))
+    assert campaign.reserved == held
