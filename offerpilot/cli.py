@@ -13,6 +13,8 @@ from rich.table import Table
 from core.config import Settings, get_settings
 from core.errors import OfferpilotError
 from core.logs import configure_logging
+from offerpilot.commands.bench import bench_app
+from offerpilot.commands.ingest import ingest_app
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -25,6 +27,8 @@ index_app = typer.Typer(help="Build the FAISS index of coupon descriptions.", no
 db_app = typer.Typer(help="Manage the store's schema.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
 app.add_typer(db_app, name="db")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(bench_app, name="bench")
 console = Console()
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
@@ -135,8 +139,18 @@ def offers(
         else:
             batch = service.create_offers(customer_id, context, k)
             rows = [
-                {c: getattr(o, c) for c in ("coupon_id", "discount_kind", "discount_value", "redeem_probability",
-                                            "expected_incremental_margin", "propensity", "explanation")}
+                {
+                    c: getattr(o, c)
+                    for c in (
+                        "coupon_id",
+                        "discount_kind",
+                        "discount_value",
+                        "redeem_probability",
+                        "expected_incremental_margin",
+                        "propensity",
+                        "explanation",
+                    )
+                }
                 | {"offer_id": o.id}
                 for o in batch.offers
             ]
@@ -150,23 +164,18 @@ def offers(
         console.print(f"no offer for {customer_id}: nothing eligible fits the budget and guardrails")
         return
     table = Table(title=f"Offers for customer {customer_id}" + (" (dry run)" if dry_run else ""), show_lines=True)
-    for column in ("#", "coupon", "discount", "p(redeem)", "E[incr. margin]", "why"):
+    for column in ("#", "coupon", "discount", "p(redeem)", "E(incr. margin)", "why"):
         table.add_column(column)
     for rank, row in enumerate(rows, 1):
         value = row["discount_value"]
         discount = {"percent": f"{value:g}%", "amount": f"£{value:.2f}"}.get(row["discount_kind"], "free shipping")
         reasons = "\n".join(f"• {r['text']}" for r in row["explanation"]["reasons"])
         table.add_row(
-            str(rank), row["coupon_id"], discount, f"{row['redeem_probability']:.2f}",
-            f"£{row['expected_incremental_margin']:.2f}", reasons,
+            str(rank),
+            row["coupon_id"],
+            discount,
+            f"{row['redeem_probability']:.2f}",
+            f"£{row['expected_incremental_margin']:.2f}",
+            reasons,
         )
     console.print(table)
-
-
-def _register_optional_commands() -> None:
-    from offerpilot.commands.ingest import ingest_app
-
-    app.add_typer(ingest_app, name="ingest")
-
-
-_register_optional_commands()

@@ -7,12 +7,11 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from store.models import Coupon, CouponKind
-from store.profiles import CustomerProfile
+from store.online_retail import ASSUMED_MARGIN_RATE
+from store.profiles import CustomerProfile, plural
 
 LAPSED_AFTER_DAYS = 60
 FREQUENT_ORDERS = 10
-# The demo store has no cost data; this is the gross-margin share assumed for a basket (see data/README.md).
-ASSUMED_MARGIN_RATE = 0.35
 OFFER_HORIZON_DAYS = 14
 
 
@@ -61,14 +60,20 @@ class BaselineDiscountRule:
             why = (
                 Reason("lapsed", "No purchases yet, so the deepest allowed depth", 0)
                 if recency is None
-                else Reason("lapsed", f"Last order {recency} days ago, so the deepest allowed depth", recency)
+                else Reason("lapsed", f"Last order {plural(recency, 'day')} ago, so the deepest allowed depth", recency)
             )
         elif profile.orders >= FREQUENT_ORDERS:
             depth = depths[0]
-            why = Reason("frequent", f"{profile.orders} orders so far, so the lightest allowed depth", profile.orders)
+            why = Reason(
+                "frequent", f"{plural(profile.orders, 'order')} so far, so the lightest allowed depth", profile.orders
+            )
         else:
             depth = depths[len(depths) // 2]
-            why = Reason("depth_rule", f"{profile.orders} orders, last {recency} days ago: a middle depth", recency)
+            why = Reason(
+                "depth_rule",
+                f"{plural(profile.orders, 'order')}, the last {plural(recency, 'day')} ago: a middle depth",
+                recency,
+            )
 
         basket = profile.average_order_value or coupon.min_spend or 20.0
         order_chance = 1 - math.exp(-profile.orders_per_day * OFFER_HORIZON_DAYS)

@@ -33,14 +33,23 @@ class Ranker(Protocol):
     def rank(self, profile: CustomerProfile, candidates: list[Candidate]) -> list[RankedCandidate]: ...
 
 
+SITE_WIDE_AFFINITY = 0.3
+
+
 def category_affinity(profile: CustomerProfile, coupon: Coupon) -> float:
-    """Share of the customer's purchases that fall in the coupon's scope; site-wide coupons score 0.5."""
+    """How much of what the customer buys the coupon covers, relative to their favourite category (0..1).
+
+    A coupon scoped to products the customer has bought counts fully; a site-wide coupon fits everyone
+    a little.
+    """
+    if coupon.scope_skus and any(item.sku in coupon.scope_skus for item in profile.purchases):
+        return 1.0
     if not coupon.scope_categories:
-        return 0.5
-    total = sum(profile.category_purchases.values())
-    if not total:
+        return 0.0 if coupon.scope_skus else SITE_WIDE_AFFINITY
+    favourite = max(profile.category_purchases.values(), default=0)
+    if not favourite:
         return 0.0
-    return sum(profile.category_purchases[c] for c in coupon.scope_categories) / total
+    return min(1.0, max(profile.category_purchases[c] for c in coupon.scope_categories) / favourite)
 
 
 class BaselineRanker:

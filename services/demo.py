@@ -30,6 +30,7 @@ DEMO_FILES = (
     ("events", "events.csv.gz"),
 )
 TIME_FIELDS = {
+    "customers": ("created_at",),
     "campaigns": ("starts_at", "ends_at"),
     "coupons": ("valid_from", "valid_to"),
     "events": ("occurred_at",),

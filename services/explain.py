@@ -8,7 +8,7 @@ from typing import Protocol
 from policies.discount import DiscountDecision, Reason
 from retrieval.ranker import RankedCandidate
 from store.models import CouponKind
-from store.profiles import AFFINITY_WINDOW_DAYS, CustomerProfile
+from store.profiles import AFFINITY_WINDOW_DAYS, CustomerProfile, plural
 
 
 @dataclass
@@ -48,13 +48,23 @@ class TemplateExplainer:
                 reasons.append(
                     Reason(
                         "category_affinity",
-                        f"{recent} purchases in {category} in the last {AFFINITY_WINDOW_DAYS} days",
+                        f"{plural(recent, 'purchase')} in {category} in the last {AFFINITY_WINDOW_DAYS} days",
                         recent,
                     )
                 )
             elif profile.category_purchases.get(category):
                 total = profile.category_purchases[category]
-                reasons.append(Reason("category_affinity", f"{total} purchases in {category} overall", total))
+                reasons.append(Reason("category_affinity", f"{plural(total, 'purchase')} in {category} overall", total))
+        bought = [item for item in profile.purchases if item.sku in coupon.scope_skus]
+        if bought:
+            reasons.append(
+                Reason(
+                    "product_affinity",
+                    f"Bought products this coupon covers {plural(len(bought), 'time')}, "
+                    f"for example {bought[0].description.lower()}",
+                    len(bought),
+                )
+            )
         similarity = round(ranked.candidate.similarity, 2)
         reasons.append(
             Reason(
@@ -64,10 +74,11 @@ class TemplateExplainer:
             )
         )
         if profile.orders:
+            since = f"{profile.first_order_at:%d %b %Y}"
             reasons.append(
                 Reason(
                     "frequency",
-                    f"{profile.orders} orders worth £{profile.monetary:,.2f} since {profile.first_order_at:%d %b %Y}",
+                    f"{plural(profile.orders, 'order')} worth £{profile.monetary:,.2f} since {since}",
                     profile.orders,
                 )
             )

@@ -36,6 +36,8 @@ UNCATEGORISED = "Uncategorised"
 # D (discount), S (samples), B (bad debt), BANK CHARGES, AMAZONFEE, CRUK, PADS, gift_* vouchers and the
 # DCGS* third-party listings.
 PRODUCT_CODE = re.compile(r"\d{5}[A-Za-z]{0,2}")
+# Service lines hiding behind a catalogue-style code: 23444 is "Next Day Carriage" at £15.
+SERVICE_CODES = frozenset({"23444"})
 CUSTOMER_ID = re.compile(r"(\d+)(?:\.0*)?")
 # The UCI xlsx export writes `12/1/2010 8:26`; the CSV copies write ISO `2010-12-01 08:26:00`.
 US_DATE_FORMAT = "%m/%d/%Y %H:%M"
@@ -160,6 +162,10 @@ def _refused(path: Path, line: int, reason: str) -> IngestError:
     return IngestError(IngestReport("online-retail", str(path), rejected=[Rejected(str(path), line, reason)]))
 
 
+def is_product_code(code: str) -> bool:
+    return bool(PRODUCT_CODE.fullmatch(code)) and code not in SERVICE_CODES
+
+
 def _parse(line: int, row: list[str]) -> Sale | DropReason:
     """The row as a sale, or the first reason it is not one."""
     if len(row) != len(COLUMNS):
@@ -167,7 +173,7 @@ def _parse(line: int, row: list[str]) -> Sale | DropReason:
     invoice, code, description, quantity, invoice_date, price, customer, country = (c.strip() for c in row)
     if invoice.startswith("A"):
         return DropReason.adjustment
-    if not PRODUCT_CODE.fullmatch(code):
+    if not is_product_code(code):
         return DropReason.not_a_product
     if not customer:
         return DropReason.no_customer

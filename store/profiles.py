@@ -69,8 +69,12 @@ class CustomerProfile:
         cats = ", ".join(f"{name} ({count})" for name, count in self.top_categories())
         return (
             f"{self.orders} orders worth £{self.monetary:,.2f} since {self.first_order_at:%Y-%m-%d}; "
-            f"last order {self.recency_days} days ago; buys most in {cats}."
+            f"last order {plural(self.recency_days or 0, 'day')} ago; buys most in {cats}."
         )
+
+
+def plural(count: float, noun: str) -> str:
+    return f"{count:g} {noun}" + ("" if count == 1 else "s")
 
 
 def load_profile(session: Session, customer_id: str, as_of: datetime) -> CustomerProfile | None:
