@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path.home() / ".local" / "share" / "offerpilot")
     database_url: str | None = None
-    api_keys: str = ""
+    api_keys: SecretStr = SecretStr("")
     llm: str = "local"
     log_level: str = "INFO"
     log_json: bool = False
@@ -50,7 +50,7 @@ class Settings(BaseSettings):
         return self.data_dir / "index"
 
     def parsed_api_keys(self) -> dict[str, frozenset[str]]:
-        return parse_api_keys(self.api_keys)
+        return parse_api_keys(self.api_keys.get_secret_value())
 
 
 @lru_cache

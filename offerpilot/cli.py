@@ -7,6 +7,7 @@ import os
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -70,9 +71,9 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     if ensure_index(db, encoder, settings, progress=True):
         console.print(f"  coupon index built in {settings.index_dir}")
     db.dispose()
-    if not settings.api_keys:
+    if not settings.parsed_api_keys():
         key = demo_api_key(settings)
-        settings = settings.model_copy(update={"api_keys": f"{key}:admin"})
+        settings = settings.model_copy(update={"api_keys": SecretStr(f"{key}:admin")})
         console.print(f"  API key (admin): [bold]{key}[/]")
     else:
         key = "<your key>"

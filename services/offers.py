@@ -228,9 +228,9 @@ class OfferService:
             return []
         skus = [line.sku for line in context.cart]
         known = dict(session.execute(select(Product.sku, Product.description).where(Product.sku.in_(skus))).all())
-        missing = [sku for sku in skus if sku not in known]
-        if missing:
-            raise InvalidInput(f"unknown sku {missing[0]!r} in cart", field="context.cart.sku")
+        for position, sku in enumerate(skus):
+            if sku not in known:
+                raise InvalidInput(f"unknown sku {sku!r} in cart", field=f"context.cart.{position}.sku")
         return [known[sku] for sku in skus]
 
     def redeem(self, offer_id: str, order_id: str, order_total: float, now: datetime | None = None) -> Offer:
