@@ -191,6 +191,7 @@ def run(config: LatencyConfig) -> dict:
             _reset_schema(config.postgres_url)
             with demo_server(config.postgres_url) as base:
                 rows += measure(base, "postgresql", config)
+    config.out_dir.mkdir(parents=True, exist_ok=True)
     plot(rows, config.out_dir / "latency.png")
     offers = [r for r in rows if r["method"].startswith("offers")]
     worst = max(offers, key=lambda r: r["p99_ms"])

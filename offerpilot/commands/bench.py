@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,11 +21,21 @@ def latency(
         ),
     ] = None,
     requests: Annotated[int, typer.Option(min=10, help="Requests per concurrency level.")] = 300,
+    out_dir: Annotated[Path | None, typer.Option(help="Where results go (default bench/results).")] = None,
 ) -> None:
     """p50/p95/p99 latency and throughput of POST /v1/offers at concurrency 1, 8 and 32."""
     from bench.latency import LatencyConfig, run
+    from bench.report import RESULTS_DIR
 
-    run(LatencyConfig(url=url, api_key=api_key, postgres_url=postgres_url, requests_per_level=requests))
+    run(
+        LatencyConfig(
+            url=url,
+            api_key=api_key,
+            postgres_url=postgres_url,
+            requests_per_level=requests,
+            out_dir=out_dir or RESULTS_DIR,
+        )
+    )
 
 
 @bench_app.command("policy-hillstrom")
@@ -46,3 +57,34 @@ def policy_coupon(
     from bench.policy_coupon import CouponConfig, run
 
     run(CouponConfig(folds=folds))
+
+
+@bench_app.command("ope")
+def ope(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Open Bandit Dataset folder ({random,bts}/{all,men,women}/...csv.gz).")
+    ] = None,
+    n_bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap draws for our confidence intervals.")] = 1000,
+    n_sim: Annotated[
+        int, typer.Option(min=1000, help="Monte Carlo draws for the Bernoulli TS action distribution.")
+    ] = 100_000,
+    out_dir: Annotated[Path | None, typer.Option(help="Where results go (default bench/results).")] = None,
+) -> None:
+    """IPS, SNIPS and DR on the Open Bandit Dataset sample, ours against the obp package's (needs obp)."""
+    from bench.ope_obd import DATA_DIR, ObdConfig, run
+    from bench.report import RESULTS_DIR
+
+    run(ObdConfig(data_dir=data_dir or DATA_DIR, n_bootstrap=n_bootstrap, n_sim=n_sim, out_dir=out_dir or RESULTS_DIR))
+
+
+@bench_app.command("allocator")
+def allocator(
+    data_file: Annotated[Path | None, typer.Option(help="Hillstrom CSV (hillstrom_womens_vs_control.csv.gz).")] = None,
+    instances: Annotated[int, typer.Option(min=1, help="Small instances compared with the exact MILP optimum.")] = 200,
+    out_dir: Annotated[Path | None, typer.Option(help="Where results go (default bench/results).")] = None,
+) -> None:
+    """Budget allocator vs the exact optimum (scipy milp) and a greedy baseline, plus budget pacing."""
+    from bench.allocator import DATA_FILE, AllocatorConfig, run
+    from bench.report import RESULTS_DIR
+
+    run(AllocatorConfig(data_file=data_file or DATA_FILE, instances=instances, out_dir=out_dir or RESULTS_DIR))
