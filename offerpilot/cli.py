@@ -83,7 +83,8 @@ def demo(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     console.print(
         f"\nTry:\n  curl -s -X POST {base}/v1/offers -H 'X-API-Key: {key}' "
         "-H 'Content-Type: application/json' -d '{\"customer_id\": \"12347\"}'\n"
-        f"  OpenAPI: {base}/schema/openapi.json\n"
+        f"  OpenAPI: {base}/schema/openapi.json\n",
+        soft_wrap=True,
     )
     _serve(settings, host, port)
 

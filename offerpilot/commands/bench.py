@@ -88,3 +88,18 @@ def allocator(
     from bench.report import RESULTS_DIR
 
     run(AllocatorConfig(data_file=data_file or DATA_FILE, instances=instances, out_dir=out_dir or RESULTS_DIR))
+
+
+@bench_app.command("retrieval")
+def retrieval(
+    save_ranker: Annotated[
+        bool, typer.Option(help="Save the profile-feature LambdaRank model to retrieval/artifacts/ranker.")
+    ] = False,
+    sizes: Annotated[
+        str, typer.Option(help="Comma-separated index sizes for the speed section.")
+    ] = "10000,100000,1000000",
+) -> None:
+    """Next-basket NDCG@10/Recall@10/MRR/coverage of 8 methods on Online Retail (Oct 2011), and FAISS speed."""
+    from bench.retrieval import RetrievalBenchConfig, run
+
+    run(RetrievalBenchConfig(save_ranker=save_ranker, speed_sizes=tuple(int(s) for s in sizes.split(","))))
