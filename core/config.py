@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     log_json: bool = False
     offer_ttl_days: int = 14
     candidate_pool: int = 20
+    # Share of offers whose depth is explored at random (logged with its propensity for off-policy evaluation).
+    exploration_epsilon: float = Field(default=0.1, ge=0.0, le=1.0)
 
     @field_validator("data_dir")
     @classmethod

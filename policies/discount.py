@@ -34,7 +34,13 @@ class DiscountDecision:
 class DiscountPolicy(Protocol):
     version: str
 
-    def choose(self, profile: CustomerProfile, coupon: Coupon, relevance: float) -> DiscountDecision: ...
+    def choose(self, profile: CustomerProfile, coupon: Coupon, relevance: float) -> DiscountDecision:
+        """The depth this policy wants, with its expected values and reasons."""
+        ...
+
+    def evaluate(self, profile: CustomerProfile, coupon: Coupon, relevance: float, depth: float) -> DiscountDecision:
+        """Expected values of a given depth (used when exploration picks another depth)."""
+        ...
 
 
 def expected_discount(coupon: Coupon, depth: float, basket: float) -> float:
@@ -74,11 +80,15 @@ class BaselineDiscountRule:
                 f"{plural(profile.orders, 'order')}, the last {plural(recency, 'day')} ago: a middle depth",
                 recency,
             )
+        decision = self.evaluate(profile, coupon, relevance, depth)
+        decision.reasons.append(why)
+        return decision
 
+    def evaluate(self, profile: CustomerProfile, coupon: Coupon, relevance: float, depth: float) -> DiscountDecision:
         basket = profile.average_order_value or coupon.min_spend or 20.0
         order_chance = 1 - math.exp(-profile.orders_per_day * OFFER_HORIZON_DAYS)
-        depth_share = min(expected_discount(coupon, depth, basket) / basket, 1.0) if basket else 0.0
+        depth_share = min(expected_discount(coupon, depth, basket) / basket, 1.0)
         redeem = min(0.95, max(0.01, order_chance * (0.5 + 0.5 * relevance) * (0.6 + depth_share)))
         # Assume half of redeemed baskets would not have happened without the offer.
         margin = redeem * (0.5 * basket * ASSUMED_MARGIN_RATE - expected_discount(coupon, depth, basket))
-        return DiscountDecision(depth, 1.0, round(redeem, 4), round(margin, 2), [why])
+        return DiscountDecision(depth, 1.0, round(redeem, 4), round(margin, 2))

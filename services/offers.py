@@ -19,6 +19,7 @@ from sqlalchemy import select
 from core.config import Settings
 from core.errors import Conflict, InvalidInput, NotFound
 from policies.discount import BaselineDiscountRule, DiscountPolicy
+from policies.exploration import EpsilonGreedy
 from policies.guardrails import eligibility, max_cost
 from retrieval.encoder import Encoder
 from retrieval.index import CouponIndex
@@ -84,7 +85,8 @@ class OfferService:
     def create(cls, settings: Settings, db: Database, encoder: Encoder) -> OfferService:
         """The production wiring: swap a stage here."""
         index = CouponIndex.load(settings.index_dir, encoder.version)
-        return cls(settings, db, encoder, index, BaselineRanker(), BaselineDiscountRule(), TemplateExplainer())
+        policy = EpsilonGreedy(BaselineDiscountRule(), settings.exploration_epsilon)
+        return cls(settings, db, encoder, index, BaselineRanker(), policy, TemplateExplainer())
 
     @property
     def versions(self) -> dict[str, str]:

@@ -135,6 +135,8 @@ def seed_store(db: Database, *, budget: float = 500.0, per_customer_cap: float =
 
 
 def make_service(db: Database, encoder: Encoder, data_dir: Path, **settings: object) -> OfferService:
+    """A production-wired service; exploration is off unless asked for, so depths are predictable."""
+    settings.setdefault("exploration_epsilon", 0.0)
     config = Settings(data_dir=data_dir, database_url=db.url, **settings)
     build_coupon_index(db, encoder, config.index_dir)
     return OfferService.create(config, db, encoder)

@@ -59,7 +59,8 @@ def service(store: Database, encoder, shared_service: OfferService, tmp_path: Pa
     """A service over this test's own seeded store (on each database); every store holds the same five
     coupons, so their index is copied from the shared one rather than embedded again."""
     shutil.copytree(shared_service.settings.index_dir, tmp_path / "index")
-    return OfferService.create(Settings(data_dir=tmp_path, database_url=store.url), store, encoder)
+    settings = Settings(data_dir=tmp_path, database_url=store.url, exploration_epsilon=0.0)
+    return OfferService.create(settings, store, encoder)
 
 
 @pytest.fixture

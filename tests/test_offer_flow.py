@@ -53,3 +53,21 @@ def test_issuing_reserves_budget_and_per_customer_limit_holds(service, store):
         campaign = s.get(Campaign, "camp")
         held = s.scalar(select(func.sum(Offer.max_cost)).where(Offer.status == OfferStatus.issued))
     assert campaign.reserved == held
+
+
+def test_exploration_logs_the_probability_of_each_choice(store, encoder, tmp_path):
+    from collections import Counter
+
+    from policies.discount import BaselineDiscountRule
+    from policies.exploration import EpsilonGreedy
+    from tests.conftest import make_service
+
+    service = make_service(store, encoder, tmp_path, exploration_epsilon=0.5)
+    policy = EpsilonGreedy(BaselineDiscountRule(), epsilon=0.5, seed=7)
+    service.policy = policy
+    drafts = [service.preview_offers("candle-fan", k=1, now=NOW)[0] for _ in range(200)]
+    seen = Counter((d.discount_value, d.propensity) for d in drafts)
+    # candles10 has depths 5/10/15; the rule picks 10 for candle-fan: 0.5 + 0.5/3 for it, 0.5/3 for the others.
+    assert set(seen) == {(10, round(0.5 + 0.5 / 3, 6)), (5, round(0.5 / 3, 6)), (15, round(0.5 / 3, 6))}
+    share_greedy = seen[(10, round(0.5 + 0.5 / 3, 6))] / len(drafts)
+    assert 0.55 < share_greedy < 0.78
