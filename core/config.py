@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,8 @@ class Settings(BaseSettings):
     log_json: bool = False
     offer_ttl_days: int = 14
     candidate_pool: int = 20
+    # Discount depth policy: the trained season agent (policies/artifacts) or the transparent baseline rule.
+    policy: Literal["rl", "baseline"] = "rl"
     # Share of offers whose depth is explored at random (logged with its propensity for off-policy evaluation).
     exploration_epsilon: float = Field(default=0.1, ge=0.0, le=1.0)
 

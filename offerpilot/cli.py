@@ -17,6 +17,7 @@ from core.logs import configure_logging
 from offerpilot.commands.bench import bench_app
 from offerpilot.commands.ingest import ingest_app
 from offerpilot.commands.policy import audit_app
+from offerpilot.commands.train import train_app
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -32,6 +33,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
+app.add_typer(train_app, name="train")
 console = Console()
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]

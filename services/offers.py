@@ -85,7 +85,7 @@ class OfferService:
     def create(cls, settings: Settings, db: Database, encoder: Encoder) -> OfferService:
         """The production wiring: swap a stage here."""
         index = CouponIndex.load(settings.index_dir, encoder.version)
-        policy = EpsilonGreedy(BaselineDiscountRule(), settings.exploration_epsilon)
+        policy = EpsilonGreedy(make_discount_policy(settings), settings.exploration_epsilon)
         return cls(settings, db, encoder, index, BaselineRanker(), policy, TemplateExplainer())
 
     @property
@@ -246,6 +246,15 @@ class OfferService:
     def expire_due(self, now: datetime | None = None) -> int:
         with self.db.write_session() as session:
             return offer_log.expire_due(session, now or datetime.now(UTC))
+
+
+def make_discount_policy(settings: Settings) -> DiscountPolicy:
+    """The configured depth policy; the RL agent loads lazily since stable-baselines3 is slow to import."""
+    if settings.policy == "baseline":
+        return BaselineDiscountRule()
+    from policies.rl.adapter import RLDiscountPolicy
+
+    return RLDiscountPolicy.load()
 
 
 def _is_unique_violation(error: Exception) -> bool:

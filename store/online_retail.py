@@ -109,7 +109,7 @@ def ingest_online_retail(
     report = OnlineRetailReport(str(path))
     with progress_bar(progress) as bar:
         task = bar.add_task(f"reading {path}")
-        sales = _read_sales(path, report, lambda n: bar.update(task, completed=n))
+        sales = read_sales(path, report, lambda n: bar.update(task, completed=n))
     products = _products(sales, categorize)
     customers = _customers(sales)
     with db.write_session() as session:
@@ -129,7 +129,7 @@ def ingest_online_retail(
     return report
 
 
-def _read_sales(path: Path, report: OnlineRetailReport, tick: Callable[[int], object]) -> list[Sale]:
+def read_sales(path: Path, report: OnlineRetailReport, tick: Callable[[int], object]) -> list[Sale]:
     """Every row parsed and either kept as a sale or counted under its drop reason."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     sales: list[Sale] = []

@@ -36,13 +36,28 @@ def test_offers_carry_reasons_whose_numbers_match_the_store(service, store):
     assert top.propensity == 1.0
 
 
-def test_lapsed_customer_gets_the_deepest_depth(service):
+def test_baseline_rule_gives_a_lapsed_customer_the_deepest_depth(store, encoder, tmp_path):
+    from tests.conftest import make_service
+
+    service = make_service(store, encoder, tmp_path, policy="baseline")
     batch = service.create_offers("lapsed-baker", context=OfferContext(query="cake stand"), k=1, now=NOW)
     offer = batch.offers[0]
     assert offer.coupon_id == "baking5"
     assert offer.discount_value == 5
     lapsed = next(r for r in offer.explanation["reasons"] if r["kind"] == "lapsed")
     assert lapsed["value"] == 120
+
+
+def test_the_learned_season_policy_prices_offers_by_default(service):
+    batch = service.create_offers("lapsed-baker", context=OfferContext(query="cake stand"), k=3, now=NOW)
+    assert batch.offers
+    for offer in batch.offers:
+        assert offer.versions["policy"].startswith("rl-")
+        kinds = {r["kind"] for r in offer.explanation["reasons"]}
+        assert {"rl_policy", "response_model"} <= kinds
+        assert offer.expected_incremental_margin >= 0
+        response = next(r for r in offer.explanation["reasons"] if r["kind"] == "response_model")
+        assert response["value"] == offer.redeem_probability
 
 
 def test_issuing_reserves_budget_and_per_customer_limit_holds(service, store):

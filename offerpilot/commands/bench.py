@@ -103,3 +103,22 @@ def retrieval(
     from bench.retrieval import RetrievalBenchConfig, run
 
     run(RetrievalBenchConfig(save_ranker=save_ranker, speed_sizes=tuple(int(s) for s in sizes.split(","))))
+
+
+@bench_app.command("policy-sim")
+def policy_sim(
+    seeds: Annotated[int, typer.Option(min=2, help="Training seeds of each agent, and evaluation seasons.")] = 5,
+    dqn_steps: Annotated[int, typer.Option(min=1_000, help="DQN training steps per seed.")] = 150_000,
+    ppo_steps: Annotated[int, typer.Option(min=1_000, help="PPO training steps per seed.")] = 300_000,
+) -> None:
+    """DQN and PPO vs none, fixed 10%, myopic and the planning oracle on the calibrated season simulator."""
+    from dataclasses import replace
+
+    from bench.policy_sim import SimBenchConfig, run
+    from policies.rl.agents import DQNConfig, PPOConfig
+
+    run(
+        SimBenchConfig(
+            seeds=seeds, dqn=replace(DQNConfig(), steps=dqn_steps), ppo=replace(PPOConfig(), steps=ppo_steps)
+        )
+    )
