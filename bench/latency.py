@@ -138,9 +138,7 @@ def measure(base: str, label: str, config: LatencyConfig) -> list[dict]:
     for method in ("healthz", "offers"):
         asyncio.run(_load(base, config.api_key, method, customers, 1, config.warmup))
         for concurrency in config.concurrency:
-            result = asyncio.run(
-                _load(base, config.api_key, method, customers, concurrency, config.requests_per_level)
-            )
+            result = asyncio.run(_load(base, config.api_key, method, customers, concurrency, config.requests_per_level))
             rows.append({"method": f"{method}_{label}", **result})
             print_table(f"{method} on {label}, concurrency {concurrency}", [rows[-1]], COLUMNS)
     return rows
@@ -181,6 +179,7 @@ def _reset_schema(url: str) -> None:
 
 
 def run(config: LatencyConfig) -> dict:
+    load_before = os.getloadavg()[0]
     rows: list[dict] = []
     if config.url:
         rows += measure(config.url, "server", config)
@@ -200,15 +199,16 @@ def run(config: LatencyConfig) -> dict:
 {markdown_table(rows, COLUMNS)}
 
 Measured with `offerpilot bench latency` on {os.cpu_count()} CPU cores, one server process, client and
-server on the same machine ({config.requests_per_level} requests per level after {config.warmup} warm-up requests;
+server on the same machine, 1-minute load average {load_before:.1f} when it started ({config.requests_per_level}
+requests per level after {config.warmup} warm-up requests;
 each offer request encodes the customer's history, searches FAISS, ranks, prices, explains and writes
 offers in one transaction). `healthz_*` rows are the floor of the HTTP stack.
 
-The product aims at p99 ≤ 20 ms on 2 cores. Worst offers p99 here: {worst['p99_ms']} ms
-({worst['method']} at concurrency {worst['concurrency']}).
+The product aims at p99 ≤ 20 ms on 2 cores. Worst offers p99 here: {worst["p99_ms"]} ms
+({worst["method"]} at concurrency {worst["concurrency"]}).
 
 ![latency](latency.png)
 """
-    write_results("latency", {"rows": rows, "config": {"requests_per_level": config.requests_per_level}}, summary,
-                  config.out_dir)
+    meta = {"requests_per_level": config.requests_per_level, "load_average_at_start": load_before}
+    write_results("latency", {"rows": rows, "config": meta}, summary, config.out_dir)
     return {"rows": rows}
