@@ -38,9 +38,7 @@ def recency_weighted(
     weights: defaultdict[str, float] = defaultdict(float)
     for purchase in purchases:
         if purchase.description:
-            weights[purchase.description.strip().lower()] += recency_weight(
-                purchase.occurred_at, as_of, half_life_days
-            )
+            weights[purchase.description.strip().lower()] += recency_weight(purchase.occurred_at, as_of, half_life_days)
     return sorted(weights, key=lambda d: -weights[d])
 
 

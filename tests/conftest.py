@@ -94,14 +94,42 @@ PRODUCTS = [
 ]
 
 COUPONS = [
-    ("candles10", "Candle lovers' treat", "Save on candles, tea lights and t-light holders.", CouponKind.percent,
-     [5, 10, 15], 10.0, ["Candles & Holders"]),
-    ("baking5", "Bake it better", "£5 off cake stands, cake tins and baking sets.", CouponKind.amount, [3, 5], 20.0,
-     ["Kitchen & Baking"]),
-    ("bags15", "Carry more for less", "A discount on jumbo bags, lunch bags and totes.", CouponKind.percent,
-     [10, 15], 0.0, ["Bags & Totes"]),
-    ("xmas20", "Christmas early bird", "Deck the halls: Christmas decorations and paper chains.",
-     CouponKind.percent, [10, 20], 15.0, ["Christmas Decorations"]),
+    (
+        "candles10",
+        "Candle lovers' treat",
+        "Save on candles, tea lights and t-light holders.",
+        CouponKind.percent,
+        [5, 10, 15],
+        10.0,
+        ["Candles & Holders"],
+    ),
+    (
+        "baking5",
+        "Bake it better",
+        "£5 off cake stands, cake tins and baking sets.",
+        CouponKind.amount,
+        [3, 5],
+        20.0,
+        ["Kitchen & Baking"],
+    ),
+    (
+        "bags15",
+        "Carry more for less",
+        "A discount on jumbo bags, lunch bags and totes.",
+        CouponKind.percent,
+        [10, 15],
+        0.0,
+        ["Bags & Totes"],
+    ),
+    (
+        "xmas20",
+        "Christmas early bird",
+        "Deck the halls: Christmas decorations and paper chains.",
+        CouponKind.percent,
+        [10, 20],
+        15.0,
+        ["Christmas Decorations"],
+    ),
     ("ship", "Free delivery", "Free standard shipping on any order.", CouponKind.free_shipping, [4.95], 30.0, []),
 ]
 
@@ -109,29 +137,85 @@ COUPONS = [
 def seed_store(db: Database, *, budget: float = 500.0, per_customer_cap: float = 40.0) -> None:
     """Three customers with known histories relative to NOW, one campaign and five coupons."""
     with db.session() as s:
-        s.add(Campaign(id="camp", name="Test campaign", budget=budget, spent=0.0, reserved=0.0,
-                       per_customer_cap=per_customer_cap, max_discount_per_order=15.0, holdout_share=0.0,
-                       created_at=NOW))
+        s.add(
+            Campaign(
+                id="camp",
+                name="Test campaign",
+                budget=budget,
+                spent=0.0,
+                reserved=0.0,
+                per_customer_cap=per_customer_cap,
+                max_discount_per_order=15.0,
+                holdout_share=0.0,
+                created_at=NOW,
+            )
+        )
         for sku, description, category, price in PRODUCTS:
-            s.add(Product(sku=sku, description=description, category=category, unit_price=price,
-                          unit_margin=round(price * 0.35, 2)))
+            s.add(
+                Product(
+                    sku=sku,
+                    description=description,
+                    category=category,
+                    unit_price=price,
+                    unit_margin=round(price * 0.35, 2),
+                )
+            )
         for cid in ("candle-fan", "lapsed-baker", "newcomer"):
             s.add(Customer(id=cid, country="United Kingdom", created_at=NOW - timedelta(days=400)))
         for cid, title, description, kind, depths, min_spend, scope in COUPONS:
-            s.add(Coupon(id=cid, campaign_id="camp", title=title, description=description, kind=kind, depths=depths,
-                         min_spend=min_spend, scope_categories=scope, scope_skus=[], per_customer_limit=1,
-                         created_at=NOW))
+            s.add(
+                Coupon(
+                    id=cid,
+                    campaign_id="camp",
+                    title=title,
+                    description=description,
+                    kind=kind,
+                    depths=depths,
+                    min_spend=min_spend,
+                    scope_categories=scope,
+                    scope_skus=[],
+                    per_customer_limit=1,
+                    created_at=NOW,
+                )
+            )
         s.flush()
         # candle-fan: 7 candle purchases in the last 90 days over 7 orders, plus one old bag purchase.
         for day in range(7):
-            s.add(Event(customer_id="candle-fan", kind=EventKind.purchase, sku=("C1", "C2", "C3")[day % 3],
-                        quantity=2, unit_price=3.0, order_id=f"cf-{day}", occurred_at=NOW - timedelta(days=5 + day * 10)))
-        s.add(Event(customer_id="candle-fan", kind=EventKind.purchase, sku="B1", quantity=1, unit_price=2.08,
-                    order_id="cf-old", occurred_at=NOW - timedelta(days=200)))
+            s.add(
+                Event(
+                    customer_id="candle-fan",
+                    kind=EventKind.purchase,
+                    sku=("C1", "C2", "C3")[day % 3],
+                    quantity=2,
+                    unit_price=3.0,
+                    order_id=f"cf-{day}",
+                    occurred_at=NOW - timedelta(days=5 + day * 10),
+                )
+            )
+        s.add(
+            Event(
+                customer_id="candle-fan",
+                kind=EventKind.purchase,
+                sku="B1",
+                quantity=1,
+                unit_price=2.08,
+                order_id="cf-old",
+                occurred_at=NOW - timedelta(days=200),
+            )
+        )
         # lapsed-baker: two baking orders, the last 120 days ago.
         for n, days in enumerate((120, 150)):
-            s.add(Event(customer_id="lapsed-baker", kind=EventKind.purchase, sku="K1", quantity=4, unit_price=12.75,
-                        order_id=f"lb-{n}", occurred_at=NOW - timedelta(days=days)))
+            s.add(
+                Event(
+                    customer_id="lapsed-baker",
+                    kind=EventKind.purchase,
+                    sku="K1",
+                    quantity=4,
+                    unit_price=12.75,
+                    order_id=f"lb-{n}",
+                    occurred_at=NOW - timedelta(days=days),
+                )
+            )
 
 
 def make_service(db: Database, encoder: Encoder, data_dir: Path, **settings: object) -> OfferService:
