@@ -25,6 +25,7 @@ import httpx
 import numpy as np
 
 from bench.report import RESULTS_DIR, markdown_table, print_table, write_results
+from store.db import recreate_public_schema
 
 BENCH_KEY = "bench-key"
 COLUMNS = ("method", "concurrency", "requests", "errors", "p50_ms", "p95_ms", "p99_ms", "throughput_rps")
@@ -167,17 +168,6 @@ def plot(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def _reset_schema(url: str) -> None:
-    """The PostgreSQL demo is built from scratch, like the SQLite one in its temporary directory."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def run(config: LatencyConfig) -> dict:
     load_before = os.getloadavg()[0]
     rows: list[dict] = []
@@ -187,7 +177,7 @@ def run(config: LatencyConfig) -> dict:
         with demo_server() as base:
             rows += measure(base, "sqlite", config)
         if config.postgres_url:
-            _reset_schema(config.postgres_url)
+            recreate_public_schema(config.postgres_url)
             with demo_server(config.postgres_url) as base:
                 rows += measure(base, "postgresql", config)
     config.out_dir.mkdir(parents=True, exist_ok=True)

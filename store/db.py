@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -84,6 +84,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def recreate_public_schema(url: str) -> None:
+    """Drop everything in a PostgreSQL database's public schema; for test and benchmark databases only."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
 
 
 def alembic_config(url: str) -> Config:

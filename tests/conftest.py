@@ -16,7 +16,7 @@ from core.config import Settings
 from retrieval.encoder import Encoder, get_encoder
 from services.indexing import build_coupon_index
 from services.offers import OfferService
-from store.db import Database
+from store.db import Database, recreate_public_schema
 from store.models import Campaign, Coupon, CouponKind, Customer, Event, EventKind, Product
 
 POSTGRES_URL = os.environ.get("OFFERPILOT_TEST_POSTGRES_URL")
@@ -42,17 +42,9 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _reset_postgres(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 def make_db(url: str) -> Database:
     if url.startswith("postgresql"):
-        _reset_postgres(url)
+        recreate_public_schema(url)
     db = Database(url)
     db.migrate()
     return db
