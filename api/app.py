@@ -19,7 +19,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy import select
 
-from api import catalog, customers, events, health, offers
+from api import agent, catalog, customers, events, health, offers
 from api.auth import SECURITY_COMPONENTS, SECURITY_SCHEME, KeyRing, require_api_key
 from api.errors import EXCEPTION_HANDLERS
 from api.metrics import Metrics, MetricsMiddleware
@@ -51,7 +51,7 @@ def create_app(
     runtime = Runtime(settings, service, keys, Metrics(service.db), clock, owns_db)
     v1 = Router(
         "/v1",
-        route_handlers=[offers.router, events.router, customers.router, catalog.router],
+        route_handlers=[offers.router, events.router, customers.router, catalog.router, agent.router],
         guards=[require_api_key],
         security=[{SECURITY_SCHEME: []}],
     )

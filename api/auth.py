@@ -25,6 +25,7 @@ class Scope(StrEnum):
     EVENTS_WRITE = "events:write"
     CATALOG_READ = "catalog:read"
     CATALOG_WRITE = "catalog:write"
+    AGENT_USE = "agent:use"
     ADMIN = "admin"
 
 
@@ -76,7 +77,7 @@ SECURITY_COMPONENTS = Components(
             type="apiKey",
             name=API_KEY_HEADER,
             security_scheme_in="header",
-            description="Scopes: offers:write, events:write, catalog:read, catalog:write; admin grants all.",
+            description="Scopes: offers:write, events:write, catalog:read, catalog:write, agent:use; admin grants all.",
         )
     }
 )

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     log_json: bool = False
     offer_ttl_days: int = 14
     candidate_pool: int = 20
+    # Customer-history vectors kept in memory (384 floats each); a customer's next event invalidates theirs.
+    embedding_cache_entries: int = Field(default=50_000, ge=0)
     # Discount depth policy: the trained season agent (policies/artifacts) or the transparent baseline rule.
     policy: Literal["rl", "baseline"] = "rl"
     # Share of offers whose depth is explored at random (logged with its propensity for off-policy evaluation).

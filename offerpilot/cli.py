@@ -14,7 +14,9 @@ from rich.table import Table
 from core.config import Settings, get_settings
 from core.errors import OfferpilotError
 from core.logs import configure_logging
+from offerpilot.commands.agent import ask, bench_agent, finetune_llm
 from offerpilot.commands.bench import bench_app
+from offerpilot.commands.finetune import finetune_app
 from offerpilot.commands.ingest import ingest_app
 from offerpilot.commands.policy import audit_app
 from offerpilot.commands.train import train_app
@@ -34,6 +36,10 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 app.add_typer(train_app, name="train")
+app.add_typer(finetune_app, name="finetune")
+finetune_app.command("llm")(finetune_llm)
+bench_app.command("agent")(bench_agent)
+app.command()(ask)
 console = Console()
 
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]

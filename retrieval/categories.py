@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.encoder import get_encoder
+from retrieval.encoder import get_base_encoder
 
 CATEGORIES_FILE = Path(__file__).resolve().parents[1] / "data" / "categories.json"
 
@@ -41,7 +41,7 @@ def _prototypes() -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
     names = tuple(categories)
     phrases = [phrase for name in names for phrase in categories[name]]
     owner = np.array([i for i, name in enumerate(names) for _ in categories[name]])
-    vectors = get_encoder().encode(phrases)
+    vectors = get_base_encoder().encode(phrases)
     means = np.stack([vectors[owner == i].mean(axis=0) for i in range(len(names))])
     means /= np.linalg.norm(means, axis=1, keepdims=True)
     return names, vectors, owner, means
@@ -52,7 +52,7 @@ def categorize(descriptions: Sequence[str]) -> list[str]:
     if not descriptions:
         return []
     names, phrase_vectors, owner, means = _prototypes()
-    vectors = get_encoder().encode([d.strip() for d in descriptions])
+    vectors = get_base_encoder().encode([d.strip() for d in descriptions])
     phrase_scores = vectors @ phrase_vectors.T
     nearest = np.stack([phrase_scores[:, owner == i].max(axis=1) for i in range(len(names))], axis=1)
     scores = nearest + MEAN_WEIGHT * (vectors @ means.T)

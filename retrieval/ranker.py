@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from store.models import Coupon
 from store.profiles import CustomerProfile
@@ -19,7 +23,7 @@ class Candidate:
 class RankedCandidate:
     candidate: Candidate
     score: float
-    # Additive parts of the score by feature name; explanations quote the largest.
+    # Additive parts of the score by feature name (they sum to it); explanations quote the largest.
     contributions: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -68,3 +72,56 @@ class BaselineRanker:
             }
             ranked.append(RankedCandidate(candidate, sum(parts.values()), parts))
         return sorted(ranked, key=lambda r: (-r.score, r.coupon.id))
+
+
+DEFAULT_RANKER = Path(__file__).resolve().parent / "artifacts" / "ranker"
+
+
+class LearnedRanker:
+    """LambdaRank over interpretable features, trained on real next baskets by `offerpilot bench retrieval`.
+
+    The model ranks products; a coupon is scored as the customer's best product in its scope, with its
+    scope's category fit (`retrieval.features.coupon_features`). The score is the model's calibrated
+    chance that such a product is in the next basket, in (0, 1) as the discount policy expects of a
+    relevance. Contributions are the
+    model's TreeSHAP parts of the logit, carried over to the score in proportion so that they still sum
+    to it exactly, with `bias` the score of an average candidate.
+    """
+
+    def __init__(self, model) -> None:  # model: retrieval.ltr.RankerModel
+        from retrieval.features import FEATURES
+
+        if model.features != FEATURES:
+            raise ValueError(f"the offer flow computes {FEATURES}, but this ranker needs {model.features}")
+        self.model = model
+        self.version = model.version
+
+    @classmethod
+    def load(cls, directory: Path = DEFAULT_RANKER) -> LearnedRanker:
+        from retrieval.ltr import RankerModel
+
+        return cls(RankerModel.load(directory))
+
+    def rank(self, profile: CustomerProfile, candidates: list[Candidate]) -> list[RankedCandidate]:
+        from retrieval.features import CustomerSignals, coupon_features
+
+        if not candidates:
+            return []
+        signals = CustomerSignals.from_profile(profile)
+        rows = np.vstack([coupon_features(signals, c.coupon, c.similarity) for c in candidates])
+        ranked = []
+        for candidate, parts in zip(candidates, self.model.contributions(rows), strict=True):
+            score, shares = logit_parts_to_probability(parts)
+            ranked.append(RankedCandidate(candidate, score, shares))
+        return sorted(ranked, key=lambda r: (-r.score, r.coupon.id))
+
+
+def logit_parts_to_probability(parts: dict[str, float], bias: str = "bias") -> tuple[float, dict[str, float]]:
+    """σ(sum of parts), and the parts rescaled so the bias maps to σ(bias) and all of them sum to the score."""
+    logit = sum(parts.values())
+    base = 1.0 / (1.0 + math.exp(-parts[bias]))
+    score = 1.0 / (1.0 + math.exp(-logit))
+    moved = logit - parts[bias]
+    factor = (score - base) / moved if abs(moved) > 1e-12 else base * (1.0 - base)
+    shares = {name: (base if name == bias else value * factor) for name, value in parts.items()}
+    return score, shares

