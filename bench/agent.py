@@ -38,7 +38,7 @@ from agent.backends import Backend, LocalBackend, build_backend
 from agent.calls import ToolCall
 from agent.core import PHRASED_TOOLS, Agent, Message, Turn
 from agent.faithfulness import check
-from agent.llm_local import ADAPTER_DIR, Sampling
+from agent.llm_local import ADAPTER_DIR, LocalLLM, Sampling
 from agent.schemas import TOOLS
 from agent.tools import Toolkit, ToolResult
 from bench.agent_tasks import TASKS, Task
@@ -65,7 +65,7 @@ COLUMNS = (
 @dataclass
 class AgentBenchConfig:
     runs: int = 3
-    base_runs: int | None = None  # runs of local_base when fewer are affordable (None: `runs`)
+    base_runs: int | None = None  # runs of local_base and local_lora_int8 when fewer are affordable (None: `runs`)
     limit: int | None = None  # the first N tasks only (documented in the results)
     threads: int = 2
     temperature: float = 0.7
@@ -260,6 +260,8 @@ def _phrasing_probe(
 def _backend(name: str, config: AgentBenchConfig, sampling: Sampling) -> Backend:
     if name == "local_lora":
         backend = build_backend("local", threads=config.threads)
+    elif name == "local_lora_int8":  # the same adapter on int8 weights: faster, and what it costs in accuracy
+        backend = LocalBackend(LocalLLM(ADAPTER_DIR, threads=config.threads, quantize=True))
     elif name == "local_base":
         backend = build_backend("local:base", threads=config.threads)
     else:
@@ -284,7 +286,8 @@ def run(config: AgentBenchConfig | None = None) -> dict[str, Any]:
         names = list(config.backends) + ([config.openai] if config.openai else [])
         rows = []
         for name in names:
-            row = Row(name, config.base_runs if name == "local_base" and config.base_runs else config.runs)
+            reference_row = name in ("local_base", "local_lora_int8")
+            row = Row(name, config.base_runs if reference_row and config.base_runs else config.runs)
             backend = _backend(name, config, Sampling(config.temperature, seed=0))
             agent = Agent(backend, service, clock)
             for run_index in range(row.runs):
@@ -327,7 +330,7 @@ def _summary(
         "",
         f"{tasks} tasks (marketers' questions and support chats, none phrased like a fine-tuning template), "
         f"sampled runs per task as in `runs` (temperature {config.temperature}), {config.threads} torch "
-        f"thread(s) on a CPU shared with other jobs (5-minute load average {load[0]} before, {load[1]} after), "
+        f"thread(s) on {os.cpu_count()} CPU cores (5-minute load average {load[0]} before, {load[1]} after), "
         f"{seconds:.0f} s in all. Outcomes are checked on the store and the returned table, not on wording.",
         "",
         markdown_table(metrics, COLUMNS),

@@ -5,6 +5,10 @@ directory (SQLite) and, with --postgres-url, a second one on PostgreSQL, side by
 is measured the same way as the floor the framework and HTTP stack set. The demo campaign's budget is
 raised first so that every request does the full work of issuing offers rather than finding the
 budget spent.
+
+Offers are measured twice on SQLite: `uncached`, on a server whose customer-embedding cache is off
+(every request encodes the history, the worst case: a customer never seen or just active), and
+`cached`, after one request per customer has filled the cache (a customer asking again with nothing new).
 """
 
 from __future__ import annotations
@@ -50,13 +54,15 @@ def _free_port() -> int:
 
 
 @contextmanager
-def demo_server(database_url: str | None = None) -> Iterator[str]:
+def demo_server(database_url: str | None = None, cache: bool = True) -> Iterator[str]:
     """Start `offerpilot demo` in a temporary data directory and yield its base URL."""
     port = _free_port()
     with tempfile.TemporaryDirectory(prefix="offerpilot-bench-") as data_dir:
         env = os.environ | {"OFFERPILOT_DATA_DIR": data_dir, "OFFERPILOT_API_KEYS": f"{BENCH_KEY}:admin"}
         if database_url:
             env["OFFERPILOT_DATABASE_URL"] = database_url
+        if not cache:
+            env["OFFERPILOT_EMBEDDING_CACHE_ENTRIES"] = "0"
         log = open(Path(data_dir) / "server.log", "w")  # noqa: SIM115 - closed below
         process = subprocess.Popen(
             [sys.executable, "-m", "offerpilot", "demo", "--port", str(port)], env=env, stdout=log, stderr=log
@@ -133,11 +139,13 @@ async def _load(base: str, key: str, method: str, customers: list[str], concurre
     }
 
 
-def measure(base: str, label: str, config: LatencyConfig) -> list[dict]:
+def measure(base: str, label: str, config: LatencyConfig, methods: tuple[str, ...], cached: bool) -> list[dict]:
+    """Rows `METHOD_LABEL` per concurrency level; with `cached`, every customer is asked once first."""
     customers = _prepare(base, config.api_key)
     rows = []
-    for method in ("healthz", "offers"):
-        asyncio.run(_load(base, config.api_key, method, customers, 1, config.warmup))
+    for method in methods:
+        warmup = len(customers) if cached and method == "offers" else config.warmup
+        asyncio.run(_load(base, config.api_key, method, customers, 8, warmup))
         for concurrency in config.concurrency:
             result = asyncio.run(_load(base, config.api_key, method, customers, concurrency, config.requests_per_level))
             rows.append({"method": f"{method}_{label}", **result})
@@ -172,14 +180,17 @@ def run(config: LatencyConfig) -> dict:
     load_before = os.getloadavg()[0]
     rows: list[dict] = []
     if config.url:
-        rows += measure(config.url, "server", config)
+        rows += measure(config.url, "server", config, ("healthz", "offers"), cached=False)
     else:
+        with demo_server(cache=False) as base:
+            rows += measure(base, "sqlite", config, ("healthz",), cached=False)
+            rows += measure(base, "sqlite_uncached", config, ("offers",), cached=False)
         with demo_server() as base:
-            rows += measure(base, "sqlite", config)
+            rows += measure(base, "sqlite_cached", config, ("offers",), cached=True)
         if config.postgres_url:
             recreate_public_schema(config.postgres_url)
             with demo_server(config.postgres_url) as base:
-                rows += measure(base, "postgresql", config)
+                rows += measure(base, "postgresql_cached", config, ("offers",), cached=True)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     plot(rows, config.out_dir / "latency.png")
     offers = [r for r in rows if r["method"].startswith("offers")]
@@ -190,9 +201,11 @@ def run(config: LatencyConfig) -> dict:
 
 Measured with `offerpilot bench latency` on {os.cpu_count()} CPU cores, one server process, client and
 server on the same machine, 1-minute load average {load_before:.1f} when it started ({config.requests_per_level}
-requests per level after {config.warmup} warm-up requests;
-each offer request encodes the customer's history, searches FAISS, ranks, prices, explains and writes
-offers in one transaction). `healthz_*` rows are the floor of the HTTP stack.
+requests per level after {config.warmup} warm-up requests, or, for `*_cached` rows, one request per customer;
+each offer request loads the profile, encodes the customer's history (unless cached), searches FAISS,
+ranks, prices, explains and writes offers in one transaction). `healthz_*` rows are the floor of the HTTP
+stack. `*_uncached` rows run with the customer-embedding cache off; `*_cached` rows after every customer
+was asked once, so the history vector comes from the cache (a new event would invalidate it).
 
 The product aims at p99 ≤ 20 ms on 2 cores. Worst offers p99 here: {worst["p99_ms"]} ms
 ({worst["method"]} at concurrency {worst["concurrency"]}).

@@ -186,7 +186,7 @@ def run(config: LlmFinetuneConfig, progress: bool = True) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
     (out_dir / "README.md").unlink(missing_ok=True)  # peft's empty model card; metadata.json says it all
-    held_out = _sample(test, config.eval_examples, config.seed)
+    held_out = sample_examples(test, config.eval_examples, config.seed)
     evaluation: dict[str, Any] = {}
     if held_out:
         tuned = LocalLLM(out_dir, threads=config.threads)
@@ -217,7 +217,7 @@ def run(config: LlmFinetuneConfig, progress: bool = True) -> dict[str, Any]:
     return metadata
 
 
-def _sample(examples: list[Example], n: int, seed: int) -> list[Example]:
+def sample_examples(examples: list[Example], n: int, seed: int) -> list[Example]:
     if n <= 0:
         return []
     return random.Random(seed).sample(examples, min(n, len(examples)))

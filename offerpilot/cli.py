@@ -14,7 +14,7 @@ from rich.table import Table
 from core.config import Settings, get_settings
 from core.errors import OfferpilotError
 from core.logs import configure_logging
-from offerpilot.commands.agent import ask, bench_agent, finetune_llm
+from offerpilot.commands.agent import ask, bench_agent, bench_agent_curve, finetune_llm
 from offerpilot.commands.bench import bench_app
 from offerpilot.commands.finetune import finetune_app
 from offerpilot.commands.ingest import ingest_app
@@ -39,6 +39,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(finetune_app, name="finetune")
 finetune_app.command("llm")(finetune_llm)
 bench_app.command("agent")(bench_agent)
+bench_app.command("agent-curve")(bench_agent_curve)
 app.command()(ask)
 console = Console()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 
@@ -43,3 +44,6 @@ def test_one_step_produces_a_loadable_adapter_with_metadata(tmp_path):
     vectors = encoder.encode(["lunch bag black skull", "Bought: vintage christmas bunting."])
     assert vectors.shape == (2, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+
+    again = train(replace(config, out_dir=tmp_path / "again"))
+    assert again["version"] == saved["version"]  # same seed and data: the same adapter, byte for byte

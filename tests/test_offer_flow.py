@@ -32,7 +32,9 @@ def test_offers_carry_reasons_whose_numbers_match_the_store(service, store):
         )
     assert affinity["value"] == expected == 7
     assert "7 purchases in Candles & Holders in the last 90 days" in affinity["text"]
-    assert top.versions["encoder"].startswith("all-MiniLM-L6-v2")
+    # The production wiring serves the tuned encoder and the learned ranker, and the offer names both.
+    assert top.versions["encoder"].startswith("all-MiniLM-L6-v2@") and "+lora-" in top.versions["encoder"]
+    assert top.versions["ranker"].startswith("lambdarank-")
     assert top.propensity == 1.0
 
 

@@ -86,10 +86,12 @@ def finetune_llm(
 def bench_agent(
     runs: Annotated[int, typer.Option(min=1, help="Sampled runs per task for pass^k.")] = 3,
     base_runs: Annotated[
-        int | None, typer.Option(min=1, help="Runs of local_base, when fewer are affordable (default: --runs).")
+        int | None,
+        typer.Option(min=1, help="Runs of local_base and local_lora_int8, if fewer are affordable (default: --runs)."),
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tasks (a documented subset).")] = None,
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for torch.")] = 2,
+    int8: Annotated[bool, typer.Option(help="Add local_lora_int8: the adapter on int8 weights.")] = False,
 ) -> None:
     """τ-bench-style agent tasks on the demo store: tool accuracy, pass^1, pass^3, faithfulness, turn time.
 
@@ -99,4 +101,18 @@ def bench_agent(
 
     setting = get_settings().llm
     openai = setting if setting.startswith("openai:") else None
-    run(AgentBenchConfig(runs=runs, base_runs=base_runs, limit=limit, threads=threads, openai=openai))
+    backends = ("local_lora", "local_lora_int8", "local_base") if int8 else ("local_lora", "local_base")
+    config = AgentBenchConfig(
+        runs=runs, base_runs=base_runs, limit=limit, threads=threads, backends=backends, openai=openai
+    )
+    run(config)
+
+
+def bench_agent_curve(
+    eval_examples: Annotated[int, typer.Option(min=10, help="Held-out examples decoded per adapter.")] = 80,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads for torch.")] = 2,
+) -> None:
+    """Router accuracy on held-out templates against data size, LoRA rank and epochs (trains 4 adapters)."""
+    from bench.agent_curve import AgentCurveConfig, run
+
+    run(AgentCurveConfig(eval_examples=eval_examples, threads=threads))
