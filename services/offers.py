@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import faiss
 import structlog
 from sqlalchemy import select
 
@@ -87,6 +88,8 @@ class OfferService:
     @classmethod
     def create(cls, settings: Settings, db: Database, encoder: Encoder) -> OfferService:
         """The production wiring: swap a stage here."""
+        # One query at a time per request: FAISS's OpenMP threads would only spin against torch's.
+        faiss.omp_set_num_threads(1)
         index = CouponIndex.load(settings.index_dir, encoder.version)
         policy = EpsilonGreedy(make_discount_policy(settings), settings.exploration_epsilon)
         return cls(settings, db, encoder, index, LearnedRanker.load(), policy, TemplateExplainer())

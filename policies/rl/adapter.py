@@ -21,7 +21,8 @@ which is what off-policy evaluation needs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import threading
+from dataclasses import astuple, dataclass
 from datetime import date
 from pathlib import Path
 
@@ -72,6 +73,9 @@ class RLDiscountPolicy:
         self.stochastic = stochastic and isinstance(model, PPO)
         self.rng = np.random.default_rng(seed)
         self.season_start = date.fromisoformat(calibration.season_start)
+        # The season view depends on the profile only, and an offer request prices every candidate coupon
+        # of one profile in a row: each serving thread keeps its last view.
+        self._last_view = threading.local()
 
     @classmethod
     def load(cls, path: Path = ARTIFACTS / "rl_discount.json", stochastic: bool = False) -> RLDiscountPolicy:
@@ -120,14 +124,12 @@ class RLDiscountPolicy:
         self, profile: CustomerProfile, coupon: Coupon, relevance: float, context: SeasonContext | None = None
     ) -> DiscountDecision:
         """The coupon depth nearest the agent's; `relevance` is the ranker's business, not the season policy's."""
-        cohort = self.cohort(profile, context)
+        cohort, probabilities = self._season_view(profile, context or SeasonContext())
         basket = float(cohort.population.basket_mean[0])
-        observation = cohort.observe()
-        probabilities = self._action_probabilities(observation)
         if self.stochastic:
             action = int(self.rng.choice(len(probabilities), p=probabilities))
-        else:
-            action = int(self.model.predict(observation, deterministic=True)[0][0])
+        else:  # PPO's deterministic action is its distribution's mode; DQN's probabilities are one-hot
+            action = int(np.argmax(probabilities))
         wanted = float(cohort.depths[action])
 
         allowed = sorted(coupon.depths)
@@ -157,6 +159,17 @@ class RLDiscountPolicy:
             )
         return decision
 
+    def _season_view(self, profile: CustomerProfile, context: SeasonContext) -> tuple[Cohort, np.ndarray]:
+        """The profile's one-customer cohort and the agent's action probabilities there, memoised per thread."""
+        key = (profile.customer_id, profile.as_of, profile.orders, profile.recency_days, astuple(context))
+        last = getattr(self._last_view, "entry", None)
+        if last is not None and last[0] == key:
+            return last[1]
+        cohort = self.cohort(profile, context)
+        view = (cohort, self._action_probabilities(cohort.observe()))
+        self._last_view.entry = (key, view)
+        return view
+
     def evaluate(
         self,
         profile: CustomerProfile,
@@ -166,7 +179,7 @@ class RLDiscountPolicy:
         context: SeasonContext | None = None,
     ) -> DiscountDecision:
         """Expected values of a depth the agent did not pick (exploration prices its choice with this)."""
-        return self._priced(self.cohort(profile, context), coupon, depth)
+        return self._priced(self._season_view(profile, context or SeasonContext())[0], coupon, depth)
 
     def _priced(self, cohort: Cohort, coupon: Coupon, depth: float) -> DiscountDecision:
         """Order chance with and without the offer this week, and the incremental margin it implies."""
