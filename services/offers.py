@@ -36,6 +36,8 @@ from store.profiles import CustomerProfile, load_profile
 
 log = structlog.get_logger(__name__)
 
+DRAFT_SPARE = 3  # drafts priced per offer asked for
+
 
 @dataclass(frozen=True)
 class CartLine:
@@ -120,7 +122,7 @@ class OfferService:
                 replay = self._replay(session, idempotency_key, digest)
             if replay:
                 return replay
-        drafts, skipped = self._draft(customer_id, context, now)
+        drafts, skipped = self._draft(customer_id, context, now, k)
         request = OfferRequest(
             id=str(uuid.uuid4()),
             customer_id=customer_id,
@@ -159,7 +161,7 @@ class OfferService:
         self, customer_id: str, context: OfferContext | None = None, k: int = 3, now: datetime | None = None
     ) -> list[OfferDraft]:
         """What `create_offers` would propose, without reserving budget or writing anything."""
-        drafts, _ = self._draft(customer_id, context or OfferContext(), now or datetime.now(UTC))
+        drafts, _ = self._draft(customer_id, context or OfferContext(), now or datetime.now(UTC), k)
         return drafts[:k]
 
     def _replay(self, session: Any, key: str, digest: str) -> OfferBatch | None:
@@ -170,8 +172,13 @@ class OfferService:
             raise Conflict("this Idempotency-Key was used with a different request body", field="Idempotency-Key")
         return OfferBatch(previous.id, offer_log.offers_of_request(session, previous.id), replayed=True)
 
-    def _draft(self, customer_id: str, context: OfferContext, now: datetime) -> tuple[list[OfferDraft], dict[str, str]]:
-        """Everything that only reads: profile, retrieval, eligibility, ranking, pricing, explanation."""
+    def _draft(
+        self, customer_id: str, context: OfferContext, now: datetime, k: int
+    ) -> tuple[list[OfferDraft], dict[str, str]]:
+        """Everything that only reads: profile, retrieval, eligibility, ranking, pricing, explanation.
+
+        Pricing and explaining cost most per candidate, so they stop once there are `DRAFT_SPARE` times
+        k drafts in rank order: spares replace offers the budget or a cap refuses at issue time."""
         with self.db.session() as session:
             profile = load_profile(session, customer_id, now)
             if profile is None:
@@ -200,6 +207,8 @@ class OfferService:
                 skipped[coupon_id] = verdict.reason
         drafts = []
         for ranked in self.ranker.rank(profile, candidates):
+            if len(drafts) >= DRAFT_SPARE * k:
+                break
             draft = self._price(profile, ranked, campaigns[ranked.coupon.campaign_id])
             if draft is None:
                 skipped[ranked.coupon.id] = "no depth fits the per-order maximum"

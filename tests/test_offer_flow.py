@@ -114,3 +114,15 @@ def test_reasons_are_ordered_by_the_ranker_contributions(store):
     ranked = RankedCandidate(Candidate(coupon, 0.5), 0.45, {"bias": 0.1, "similarity": 0.3, "category_share": 0.05})
     ranker = next(r for r in explainer.explain(profile, ranked, decision).reasons if r.kind == "ranker")
     assert ranker.value == 0.45 and "match with your history +0.30" in ranker.text
+
+
+def test_pricing_stops_once_there_are_spare_drafts(service, monkeypatch):
+    import services.offers
+    from services.offers import OfferContext
+
+    everything, _ = service._draft("candle-fan", OfferContext(), NOW, k=10)
+    assert len(everything) >= 3
+    monkeypatch.setattr(services.offers, "DRAFT_SPARE", 1)
+    for k in (1, 2):
+        few, _ = service._draft("candle-fan", OfferContext(), NOW, k=k)
+        assert [d.coupon_id for d in few] == [d.coupon_id for d in everything[:k]]
