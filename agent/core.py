@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from agent.backends import Backend, ChatModelBackend, LocalBackend
@@ -29,7 +29,7 @@ from agent.faithfulness import check
 from agent.grounding import ground
 from agent.prompting import ASK_SYSTEM_PROMPT, CHAT_SYSTEM_PROMPT, PHRASE_PROMPT, render
 from agent.redact import redact
-from agent.tools import Toolkit, ToolResult
+from agent.tools import Toolkit, ToolResult, utc_now
 from core.errors import OfferpilotError
 from services.offers import OfferService
 
@@ -42,10 +42,6 @@ CLARIFY = {
     "budget": "What budget should the campaign have, in pounds?",
     "query": "What should the coupons be about?",
 }
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -92,7 +88,7 @@ class Agent:
         self,
         backend: Backend,
         service: OfferService,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
         phrase: bool | None = None,
     ) -> None:
         """`phrase`: have the local model rephrase explanations (checked, template on failure). Off by

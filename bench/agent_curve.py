@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agent.llm_local import ADAPTER_DIR, METADATA_FILE, LocalLLM
+from agent.llm_local import ADAPTER_DIR, LocalLLM
 from bench.report import RESULTS_DIR, markdown_table, print_table, write_results
 from finetune.llm import LlmFinetuneConfig, evaluate, sample_examples
 from finetune.llm import run as finetune
 from finetune.llm_data import split
+from retrieval.encoder import METADATA_FILE
 
 COLUMNS = (
     "point",

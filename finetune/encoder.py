@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from finetune import seed_everything
 from retrieval.datasets import ONLINE_RETAIL, RetailData, default_cache_dir, load_retail
 from retrieval.encoder import DEFAULT_ADAPTER, METADATA_FILE, adapter_digest, base_version, load_base_model
 from retrieval.metrics import evaluate
@@ -74,12 +75,6 @@ class Example:
     positives: tuple[int, ...]
     negatives: tuple[int, ...]
     basket: frozenset[int]
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def make_examples(

@@ -29,15 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from agent.calls import CallError, parse_call
-from agent.llm_local import ADAPTER_DIR, BASE_NAME, METADATA_FILE, LocalLLM, adapter_digest, load_base
+from agent.llm_local import ADAPTER_DIR, BASE_NAME, LocalLLM, load_base
 from agent.prompting import CALL_PREFIX, END_OF_TURN, ROUTER_PROMPT, chat_markup, router_system
 from agent.schemas import TOOLS
+from finetune import seed_everything
 from finetune.llm_data import HELD_OUT_EVERY, Example, canonical_args, split
+from retrieval.encoder import METADATA_FILE, adapter_digest
 
 
 @dataclass
@@ -62,12 +63,6 @@ class LlmFinetuneConfig:
     max_steps: int | None = None  # cut the run short (tests)
     eval_examples: int = 40  # held-out examples decoded greedily at the end (0 skips)
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def encode(tokenizer: Any, example: Example) -> tuple[list[int], int]:

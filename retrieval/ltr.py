@@ -52,9 +52,6 @@ class RankerModel:
     def raw(self, rows: np.ndarray) -> np.ndarray:
         return self.booster.predict(rows, num_threads=1)
 
-    def probability(self, rows: np.ndarray) -> np.ndarray:
-        return 1.0 / (1.0 + np.exp(-(self.scale * self.raw(rows) + self.offset)))
-
     def contributions(self, rows: np.ndarray) -> list[dict[str, float]]:
         """Per row: each feature's part of the calibrated logit, plus `bias`; they sum to the logit."""
         parts = self.booster.predict(rows, pred_contrib=True, num_threads=1)

@@ -7,8 +7,8 @@ import json
 import math
 from pathlib import Path
 
-from agent.llm_local import ADAPTER_FILES, METADATA_FILE
 from finetune.llm import LlmFinetuneConfig, run
+from retrieval.encoder import ADAPTER_FILES, METADATA_FILE
 
 
 def tiny(out_dir: Path) -> LlmFinetuneConfig:
